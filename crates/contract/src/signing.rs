@@ -100,15 +100,17 @@ pub(crate) struct NotUtf8;
 /// Passes the escaped form of `body` to `sink` in pieces, without building a copy.
 ///
 /// Runs of bytes below 0x7F are passed through as slices of `body`. Only characters
-/// from U+007F up are rewritten, each into a six- or twelve-byte escape on the stack.
-/// Control characters below 0x20 are passed through: a compact body has none outside
-/// strings, and JSON allows none raw inside them.
+/// from U+007F up are rewritten, each into a six- or twelve-byte escape, and escapes
+/// are gathered in a small stack buffer so that text with many non-ASCII characters
+/// reaches `sink` in few calls. Control characters below 0x20 are passed through: a
+/// compact body has none outside strings, and JSON allows none raw inside them.
 pub(crate) fn feed_escaped(body: &[u8], mut sink: impl FnMut(&[u8])) -> Result<(), NotUtf8> {
     let text = std::str::from_utf8(body).map_err(|_| NotUtf8)?;
+    let mut pending = EscapeBuffer::default();
     let mut rest = text;
 
     while let Some(position) = rest.bytes().position(|byte| byte >= 0x7F) {
-        sink(&rest.as_bytes()[..position]);
+        pending.push_or_flush(&rest.as_bytes()[..position], &mut sink);
 
         // Bytes from 0x80 up only occur inside multi-byte characters, and 0x7F is a
         // character of its own, so `position` is always a character boundary.
@@ -118,13 +120,51 @@ pub(crate) fn feed_escaped(body: &[u8], mut sink: impl FnMut(&[u8])) -> Result<(
         };
         let mut units = [0u16; 2];
         for unit in character.encode_utf16(&mut units) {
-            sink(&unicode_escape(*unit));
+            pending.push_or_flush(&unicode_escape(*unit), &mut sink);
         }
         rest = &tail[character.len_utf8()..];
     }
 
-    sink(rest.as_bytes());
+    pending.push_or_flush(rest.as_bytes(), &mut sink);
+    pending.flush(&mut sink);
     Ok(())
+}
+
+/// Output gathered on the stack before it is passed on.
+struct EscapeBuffer {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl Default for EscapeBuffer {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 256],
+            len: 0,
+        }
+    }
+}
+
+impl EscapeBuffer {
+    /// Appends `piece`, or passes it on directly when it does not fit.
+    fn push_or_flush(&mut self, piece: &[u8], sink: &mut impl FnMut(&[u8])) {
+        if self.len + piece.len() > self.bytes.len() {
+            self.flush(sink);
+        }
+        if piece.len() > self.bytes.len() {
+            sink(piece);
+            return;
+        }
+        self.bytes[self.len..self.len + piece.len()].copy_from_slice(piece);
+        self.len += piece.len();
+    }
+
+    fn flush(&mut self, sink: &mut impl FnMut(&[u8])) {
+        if self.len > 0 {
+            sink(&self.bytes[..self.len]);
+            self.len = 0;
+        }
+    }
 }
 
 /// Writes one UTF-16 code unit as `\uXXXX` with lowercase hex digits.
