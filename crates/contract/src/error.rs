@@ -162,6 +162,16 @@ impl Rejection {
         )
     }
 
+    /// The connection closed before the body announced by `Content-Length` arrived.
+    /// The body is cut short, so it cannot be the JSON the sender meant.
+    pub fn incomplete_body() -> Self {
+        Self::new(
+            ErrorCode::InvalidJson,
+            "The connection closed before the whole request body arrived; \
+             send every byte that Content-Length announces.",
+        )
+    }
+
     /// `Content-Type` is not `application/json`. `received` is the header as sent.
     pub fn unsupported_media_type(received: Option<&[u8]>) -> Self {
         let received = match received {

@@ -13,9 +13,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
-use webhook_contract::{
-    ErrorCode, Rejection, SIGNATURE_HEADER, SignedForm, TIMESTAMP_HEADER, Verifier,
-};
+use webhook_contract::{Rejection, SIGNATURE_HEADER, SignedForm, TIMESTAMP_HEADER, Verifier};
 
 use crate::Settings;
 use crate::error::ApiError;
@@ -94,15 +92,10 @@ async fn read_limited(
 
     while let Some(chunk) = payload.next().await {
         // The connection broke or closed before the body was complete. The client
-        // will most likely never read this response, and a truncated body is not JSON.
+        // will most likely never read this response.
         let chunk = chunk.map_err(|error| {
-            Rejection::new(
-                ErrorCode::InvalidJson,
-                format!(
-                    "The request body could not be read completely ({error}); \
-                     send the whole body that Content-Length announces."
-                ),
-            )
+            tracing::debug!(%error, "request body cut short");
+            Rejection::incomplete_body()
         })?;
         if body.len() + chunk.len() > limit {
             return Err(Rejection::payload_too_large(limit));

@@ -103,23 +103,23 @@ fn acknowledge(other: &OtherEvent) -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
-/// Frames the reply as `delta` events `delay` apart, then `done`. Each event is one
-/// `Bytes` chunk, which actix-http writes out as soon as the stream yields it.
+/// Frames the reply as `delta` events, then `done`, each event `delay` after the one
+/// before. Each event is one `Bytes` chunk, which actix-http writes out as soon as the
+/// stream yields it.
 fn sse_events(
     reply: &str,
     delay: Duration,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + use<> {
-    let deltas: Vec<Bytes> = reply_chunks(reply)
-        .map(|chunk| Bytes::from(SseEvent::Delta(chunk.to_owned()).to_frame()))
+    let frames: Vec<Bytes> = reply_chunks(reply)
+        .map(|chunk| SseEvent::Delta(chunk.to_owned()))
+        .chain([SseEvent::Done])
+        .map(|event| Bytes::from(event.to_frame()))
         .collect();
-    let done = Bytes::from(SseEvent::Done.to_frame());
 
-    let paced =
-        stream::iter(deltas.into_iter().enumerate()).then(move |(index, frame)| async move {
-            if index > 0 && !delay.is_zero() {
-                actix_web::rt::time::sleep(delay).await;
-            }
-            Ok(frame)
-        });
-    paced.chain(stream::once(async move { Ok(done) }))
+    stream::iter(frames.into_iter().enumerate()).then(move |(index, frame)| async move {
+        if index > 0 && !delay.is_zero() {
+            actix_web::rt::time::sleep(delay).await;
+        }
+        Ok(frame)
+    })
 }

@@ -8,7 +8,7 @@
 use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use webhook_contract::{ErrorCode, PayloadError, Rejection, VerifyError};
+use webhook_contract::{PayloadError, Rejection, VerifyError};
 
 use crate::extract::BODY_READ_TIMEOUT;
 
@@ -79,11 +79,7 @@ impl ApiError {
         match self {
             ApiError::PayloadTooLarge { limit } => Rejection::payload_too_large(*limit),
             ApiError::BodyTimeout => Rejection::request_timeout(BODY_READ_TIMEOUT),
-            ApiError::BodyIncomplete => Rejection::new(
-                ErrorCode::RequestTimeout,
-                "The connection closed before the whole request body arrived; \
-                 send the complete body that Content-Length announces.",
-            ),
+            ApiError::BodyIncomplete => Rejection::incomplete_body(),
             ApiError::Verification(error) => Rejection::from(*error),
             ApiError::UnsupportedMediaType(rejection) => rejection.clone(),
             ApiError::Payload(error) => Rejection::from(error.clone()),

@@ -300,7 +300,7 @@ async fn stalled_body_is_request_timeout() {
 }
 
 #[tokio::test]
-async fn body_that_fails_midway_is_request_timeout() {
+async fn body_that_fails_midway_is_invalid_json() {
     let chunks = stream::iter([
         Ok(Bytes::from_static(b"{\"version\":")),
         Err(io::Error::new(
@@ -314,10 +314,10 @@ async fn body_that_fails_midway_is_request_timeout() {
         request("POST", "/", &[("content-type", "application/json")], body),
     )
     .await;
-    assert_eq!(answer.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         answer.text(),
-        r#"{"error":"request_timeout","message":"The connection closed before the whole request body arrived; send the complete body that Content-Length announces."}"#
+        r#"{"error":"invalid_json","message":"The connection closed before the whole request body arrived; send every byte that Content-Length announces."}"#
     );
 }
 
