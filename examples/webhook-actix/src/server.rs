@@ -6,10 +6,9 @@ use std::io;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{HttpServer, middleware, web};
+use actix_web::{HttpServer, web};
 
 use crate::listener::BoundListener;
-use crate::shutdown::{InFlight, stop_gracefully, track_in_flight};
 use crate::{Settings, app};
 
 /// Time a client has to send the whole request head. A client that sends half a head
@@ -22,13 +21,18 @@ const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Time a client has to close its side after the server closes a connection.
 const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Seconds that requests and streams in flight get to finish after the stop signal.
+/// Connections still open after that are dropped.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
 /// Starts serving on `listener` and logs the start line. When `shutdown` completes,
-/// the server stops accepting and lets requests in flight finish; the returned server
-/// completes after that. Call it inside the actix-web runtime.
+/// the server stops accepting and lets requests and streams in flight finish, as the
+/// `shutdown` module describes, and then the returned server completes. Call it inside
+/// the actix-web runtime.
 pub fn run(
     listener: BoundListener,
     settings: Settings,
-    shutdown: impl Future<Output = ()> + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<Server> {
     let BoundListener {
         listener,
@@ -43,20 +47,14 @@ pub fn run(
     let stream_delay_ms = settings.stream_delay.as_millis();
 
     let settings = web::Data::new(settings);
-    let in_flight = InFlight::default();
-    let tracked = web::Data::new(in_flight.clone());
-    let server = HttpServer::new(move || {
-        app(settings.clone())
-            .app_data(tracked.clone())
-            .wrap(middleware::from_fn(track_in_flight))
-    })
-    .client_request_timeout(HEADER_READ_TIMEOUT)
-    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
-    .keep_alive(KEEP_ALIVE)
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    actix_web::rt::spawn(stop_gracefully(server.handle(), in_flight, shutdown));
+    let server = HttpServer::new(move || app(settings.clone()))
+        .client_request_timeout(HEADER_READ_TIMEOUT)
+        .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .shutdown_signal(shutdown)
+        .listen(listener)?
+        .run();
 
     tracing::info!(
         %address,

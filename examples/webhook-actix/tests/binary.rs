@@ -6,7 +6,7 @@
 // Helpers outside `#[test]` functions may unwrap too: a panic is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -185,6 +185,21 @@ fn connect(address: SocketAddr) -> TcpStream {
         .set_write_timeout(Some(Duration::from_secs(15)))
         .unwrap();
     stream
+}
+
+/// Waits (at most 2 s) until a new connection to `address` is refused.
+fn wait_until_refused(address: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match TcpStream::connect_timeout(&address, Duration::from_millis(500)) {
+            Err(error) if error.kind() == ErrorKind::ConnectionRefused => return,
+            result => assert!(
+                Instant::now() < deadline,
+                "new connections still accepted: {result:?}"
+            ),
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Sends one request with `Connection: close` and returns the response head and body
@@ -540,8 +555,11 @@ fn oversized_upload_gets_413_and_server_stays_up() {
         .write_all(post_head("/", declared, "").as_bytes())
         .unwrap();
 
-    // Keep uploading in the background, as a real client would. The response must
-    // arrive before the body is through.
+    // Keep uploading in the background, as a real client would, and read the answer
+    // meanwhile. After the 413, actix-http discards the rest of the body for up to
+    // `client_disconnect_timeout`, so that the client can read the answer instead of
+    // seeing a reset. On loopback the whole upload fits in that time, so how much was
+    // sent proves nothing and is not checked.
     let mut writer = stream.try_clone().unwrap();
     let upload = thread::spawn(move || {
         let chunk = vec![b' '; 64 * 1024];
@@ -565,11 +583,7 @@ fn oversized_upload_gets_413_and_server_stays_up() {
     let head = String::from_utf8(head).unwrap();
     assert_eq!(status_line(&head), "HTTP/1.1 413 Payload Too Large");
     drop(stream);
-    let sent = upload.join().unwrap();
-    assert!(
-        sent < declared,
-        "the whole body was uploaded before the response"
-    );
+    upload.join().unwrap();
 
     let body = message_body("hello");
     let (head, reply) = exchange(
@@ -581,8 +595,9 @@ fn oversized_upload_gets_413_and_server_stays_up() {
     assert_eq!(reply, br#"{"reply":"Echo: hello"}"#);
 }
 
-/// Starts a slow stream of `words` on `server`, sends `signal` once the first event has
-/// arrived, and checks that the stream still ends with `done` and the server exits 0.
+/// Starts a slow stream on a server, sends `signal` once the first event has arrived,
+/// and checks that new connections are refused, the stream still ends with `done` and
+/// the server exits 0.
 fn stream_survives_signal(signal: &str) {
     let mut server = Server::start(&[("STREAM_DELAY_MS", "300")]);
     let body = message_body("one two three four five");
@@ -601,6 +616,7 @@ fn stream_survives_signal(signal: &str) {
     }
     server.signal(signal);
     let signalled = Instant::now();
+    wait_until_refused(server.ipv4());
 
     stream.read_to_end(&mut received).unwrap();
     eprintln!(
@@ -646,8 +662,8 @@ fn sigint_lets_stream_finish_then_exits_0() {
     stream_survives_signal("INT");
 }
 
-/// Sends half a signed body, then SIGTERM, then the rest; the request must still get its
-/// response and the server must exit 0.
+/// Sends half a signed body, then SIGTERM, then the rest. New connections must be
+/// refused, but the request must still get its response, and the server must exit 0.
 fn upload_survives_sigterm() {
     let mut server = Server::start(&[("WEBHOOK_SECRET", SECRET)]);
     let body = message_body("hello");
@@ -659,6 +675,7 @@ fn upload_survives_sigterm() {
     stream.write_all(first_half).unwrap();
     thread::sleep(Duration::from_millis(100));
     server.signal("TERM");
+    wait_until_refused(server.ipv4());
     thread::sleep(Duration::from_millis(500));
     stream.write_all(second_half).unwrap();
 
@@ -674,8 +691,9 @@ fn upload_survives_sigterm() {
 
 #[test]
 fn sigterm_during_upload_still_answers() {
-    // Three servers stopping at once: under load, actix-server 2.6 alone would drop
-    // some of these requests when its accept thread stops before its workers do.
+    // Three servers stop at once, so the graceful stop runs under load. Before 2.9.1,
+    // actix-server could drop a worker, and the request it was serving, when the accept
+    // thread stopped before the worker received its stop command.
     let runs: Vec<_> = (0..3)
         .map(|_| thread::spawn(upload_survives_sigterm))
         .collect();
