@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::payload::PayloadError;
 use crate::verify::{MissingHeaders, SignatureProblem, TimestampProblem, VerifyError};
 
-/// Every error code a receiver answers with, and its HTTP status.
+/// Every error code a receiver sends, and its HTTP status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -127,7 +127,8 @@ pub struct Rejection {
     message: String,
 }
 
-/// Longest client-supplied value (a path, a media type) quoted back in a message.
+/// Maximum number of characters of a client-supplied value (a path, a media type)
+/// quoted back in a message.
 const MAX_QUOTED_CHARS: usize = 80;
 
 impl Rejection {
@@ -139,7 +140,7 @@ impl Rejection {
         }
     }
 
-    /// The body is larger than `limit` bytes.
+    /// Creates the rejection of a body larger than `limit` bytes.
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             ErrorCode::PayloadTooLarge,
@@ -150,7 +151,7 @@ impl Rejection {
         )
     }
 
-    /// The body did not arrive within `timeout`.
+    /// Creates the rejection of a body that did not arrive within `timeout`.
     pub fn request_timeout(timeout: std::time::Duration) -> Self {
         Self::new(
             ErrorCode::RequestTimeout,
@@ -162,8 +163,8 @@ impl Rejection {
         )
     }
 
-    /// The connection closed before the body announced by `Content-Length` arrived.
-    /// The body is cut short, so it cannot be the JSON the sender meant.
+    /// Creates the rejection of a body cut short: the connection closed before the
+    /// bytes announced by `Content-Length` arrived, so it cannot be the JSON sent.
     pub fn incomplete_body() -> Self {
         Self::new(
             ErrorCode::InvalidJson,
@@ -172,7 +173,8 @@ impl Rejection {
         )
     }
 
-    /// `Content-Type` is not `application/json`. `received` is the header as sent.
+    /// Creates the rejection of a `Content-Type` other than `application/json`.
+    /// `received` is the header as sent.
     pub fn unsupported_media_type(received: Option<&[u8]>) -> Self {
         let received = match received {
             None => "no Content-Type header".to_owned(),
@@ -187,8 +189,8 @@ impl Rejection {
         )
     }
 
-    /// `method` is not allowed on `path`; `allowed` is the `Allow` header value, such
-    /// as `POST`.
+    /// Creates the rejection of `method` on `path`. `allowed` names the methods that
+    /// are allowed, such as `POST`.
     pub fn method_not_allowed(method: &str, path: &str, allowed: &str) -> Self {
         Self::new(
             ErrorCode::MethodNotAllowed,
@@ -200,7 +202,7 @@ impl Rejection {
         )
     }
 
-    /// No route at `path`.
+    /// Creates the rejection of a request to a `path` with no route.
     pub fn not_found(path: &str) -> Self {
         Self::new(
             ErrorCode::NotFound,
