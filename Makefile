@@ -1,7 +1,7 @@
 # Every target runs from the workspace root. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: test test-unit test-examples lint fmt run-axum run-actix bench doc
+.PHONY: test test-unit test-examples lint fmt run-axum run-actix bench doc stress
 
 ## test: format check, clippy, unit and integration tests, doc tests, then the smoke run
 test: lint test-unit test-examples
@@ -22,7 +22,7 @@ test-examples:
 ## lint: rustfmt check, clippy with warnings as errors, rustdoc without warnings
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 
 fmt:
@@ -38,3 +38,7 @@ run-actix:
 ## bench: measure both servers against the performance targets
 bench:
 	$(CARGO) xtask bench
+
+## stress: both servers under mixed traffic, slow clients, SIGTERM in flight and a restart (about 3 minutes, so not part of `make test`)
+stress:
+	$(CARGO) xtask stress

@@ -146,3 +146,21 @@ fn worked_vector_from_contract() {
         "sha256=b864598cad42de684537b3283b5362c4791bab6a7976336613271a63e4426c22"
     );
 }
+
+#[test]
+fn zero_padded_secrets_are_one_key() {
+    // HMAC pads a key shorter than its 64-byte block with zero bytes, so the secrets
+    // "" and "\0\0\0\0\0\0\0" are the same key and the current one matches first.
+    let previous = Secret::new("\0\0\0\0\0\0\0");
+    let verifier = Verifier::new(Secret::new("")).with_previous(previous.clone());
+    let signature = sign(&previous, "1796400000", b"{}");
+    let verified = verifier
+        .verify_at(
+            [&b"1796400000"[..]],
+            [signature.as_bytes()],
+            b"{}",
+            1_796_400_000,
+        )
+        .unwrap();
+    assert_eq!(verified.secret, webhook_contract::SecretSlot::Current);
+}

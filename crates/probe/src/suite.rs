@@ -815,10 +815,10 @@ fn judge(exchange: &Exchange, expect: &Expect, level: Level) -> Option<String> {
                     return Some(format!("header {name} is {got:?}, not {value:?}"));
                 }
             }
-            if let Some(body) = body {
-                if exchange.body != body.as_bytes() {
-                    return Some(format!("the body is not {body}"));
-                }
+            if let Some(body) = body
+                && exchange.body != body.as_bytes()
+            {
+                return Some(format!("the body is not {body}"));
             }
             None
         }

@@ -325,15 +325,14 @@ fn explain_mismatch(signed: &Signed<'_>, secret: &NamedSecret) -> Option<String>
             ));
         }
     }
-    if key.len() % 2 == 0 {
-        if let Ok(decoded) = hex::decode(key) {
-            if signed.signed_form(&decoded, signed.body).is_some() {
-                return Some(format!(
-                    "{no_match}, but matches it hex-decoded to {} bytes as the HMAC key: the key is the secret's text as written (its UTF-8 bytes), not the bytes it decodes to",
-                    decoded.len()
-                ));
-            }
-        }
+    if key.len().is_multiple_of(2)
+        && let Ok(decoded) = hex::decode(key)
+        && signed.signed_form(&decoded, signed.body).is_some()
+    {
+        return Some(format!(
+            "{no_match}, but matches it hex-decoded to {} bytes as the HMAC key: the key is the secret's text as written (its UTF-8 bytes), not the bytes it decodes to",
+            decoded.len()
+        ));
     }
 
     let body = signed.body;

@@ -104,10 +104,8 @@ fn print_delivery(out: &mut Out, delivery: &Delivery, stream: bool) -> Result<()
         )?;
     }
     writeln!(out, "{LABEL}latency{LABEL:#}  {}", millis(delivery.latency))?;
-    if !stream {
-        if let Some(reply) = &delivery.reply {
-            writeln!(out, "{LABEL}reply{LABEL:#}    {BOLD}{reply}{BOLD:#}")?;
-        }
+    if !stream && let Some(reply) = &delivery.reply {
+        writeln!(out, "{LABEL}reply{LABEL:#}    {BOLD}{reply}{BOLD:#}")?;
     }
     if let Some(body) = &delivery.body_start {
         writeln!(out, "{LABEL}body{LABEL:#}     {body}")?;
