@@ -266,47 +266,55 @@ impl From<VerifyError> for Rejection {
                 )
             }
             VerifyError::MalformedTimestamp(problem) => {
-                let what = match problem {
-                    TimestampProblem::Repeated => "X-Timestamp is sent more than once",
-                    TimestampProblem::Empty => "X-Timestamp is empty",
+                let message = match problem {
+                    TimestampProblem::Repeated => {
+                        "X-Timestamp is sent more than once; send exactly one X-Timestamp header."
+                    }
+                    TimestampProblem::Empty => {
+                        "X-Timestamp is empty; send the signing time as unix seconds, for example 1796400000."
+                    }
                     TimestampProblem::NotVisibleAscii => {
-                        "X-Timestamp contains spaces or bytes outside visible ASCII"
+                        "X-Timestamp contains spaces or bytes outside visible ASCII; send only the \
+                         digits of the unix time in seconds, for example 1796400000."
                     }
                     TimestampProblem::NotDigits => {
-                        "X-Timestamp contains a character that is not a digit"
+                        "X-Timestamp contains a character that is not a digit; send the unix time \
+                         in whole seconds, for example 1796400000, with no sign, fraction or date."
                     }
-                    TimestampProblem::OutOfRange => "X-Timestamp is too large for unix seconds",
+                    TimestampProblem::OutOfRange => {
+                        "X-Timestamp is too large for unix seconds; send seconds, not milliseconds \
+                         (divide by 1000)."
+                    }
                 };
-                (
-                    ErrorCode::MalformedTimestamp,
-                    format!(
-                        "{what}; send it once, as unix time in whole seconds (for example 1796400000)."
-                    ),
-                )
+                (ErrorCode::MalformedTimestamp, message.to_owned())
             }
             VerifyError::MalformedSignature(problem) => {
-                let what = match problem {
-                    SignatureProblem::Repeated => "X-Signature is sent more than once".to_owned(),
+                let message = match problem {
+                    SignatureProblem::Repeated => {
+                        "X-Signature is sent more than once; send exactly one X-Signature header."
+                            .to_owned()
+                    }
                     SignatureProblem::NotVisibleAscii => {
-                        "X-Signature contains spaces or bytes outside visible ASCII".to_owned()
+                        "X-Signature contains spaces or bytes outside visible ASCII; send sha256= \
+                         and the 64 hex digits of the HMAC-SHA256, nothing else."
+                            .to_owned()
                     }
                     SignatureProblem::WrongPrefix => {
-                        "X-Signature does not start with sha256=".to_owned()
+                        "X-Signature does not start with sha256=; send sha256= and the 64 hex \
+                         digits of the HMAC-SHA256."
+                            .to_owned()
                     }
-                    SignatureProblem::WrongLength(length) => {
-                        format!("X-Signature has {length} hex digits after sha256= instead of 64")
-                    }
+                    SignatureProblem::WrongLength(length) => format!(
+                        "X-Signature has {length} hex digits after sha256= instead of 64; send the \
+                         whole HMAC-SHA256 in hex."
+                    ),
                     SignatureProblem::NotHex => {
-                        "X-Signature has a character that is not a hex digit after sha256="
+                        "X-Signature has a character that is not a hex digit after sha256=; send \
+                         the HMAC-SHA256 in hex, not Base64."
                             .to_owned()
                     }
                 };
-                (
-                    ErrorCode::MalformedSignature,
-                    format!(
-                        "{what}; send it once, as sha256= followed by the 64-digit hex HMAC-SHA256."
-                    ),
-                )
+                (ErrorCode::MalformedSignature, message)
             }
             VerifyError::TimestampTooOld { age_secs } => (
                 ErrorCode::TimestampOutOfTolerance,

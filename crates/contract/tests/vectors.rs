@@ -164,3 +164,20 @@ fn zero_padded_secrets_are_one_key() {
         .unwrap();
     assert_eq!(verified.secret, webhook_contract::SecretSlot::Current);
 }
+
+#[test]
+fn millisecond_timestamp_message_says_divide() {
+    let verifier = Verifier::new(Secret::new("k"));
+    let error = verifier
+        .verify_at(
+            [&b"1796400000000"[..]],
+            [&b"sha256="[..]],
+            b"{}",
+            1_796_400_000,
+        )
+        .unwrap_err();
+    assert_eq!(
+        Rejection::from(error).message(),
+        "X-Timestamp is too large for unix seconds; send seconds, not milliseconds (divide by 1000)."
+    );
+}

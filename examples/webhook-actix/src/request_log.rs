@@ -57,7 +57,7 @@ pub async fn log_request(
                 body_bytes,
                 app_id = %app_id,
                 thread_id = %thread_id,
-                error_code,
+                error_code = error_code.map(tracing::field::display),
                 "request"
             )
         };

@@ -38,6 +38,6 @@ pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
             _ = interrupt.recv() => "SIGINT",
             _ = terminate.recv() => "SIGTERM",
         };
-        tracing::info!(signal = name, "shutting down");
+        tracing::info!(signal = %name, "shutting down");
     }
 }

@@ -365,7 +365,7 @@ async fn letters_in_timestamp_are_malformed_timestamp() {
     )));
     assert_eq!(
         answer.text(),
-        r#"{"error":"malformed_timestamp","message":"X-Timestamp contains a character that is not a digit; send it once, as unix time in whole seconds (for example 1796400000)."}"#
+        r#"{"error":"malformed_timestamp","message":"X-Timestamp contains a character that is not a digit; send the unix time in whole seconds, for example 1796400000, with no sign, fraction or date."}"#
     );
 }
 
@@ -381,7 +381,7 @@ async fn short_signature_is_malformed_signature() {
     )));
     assert_eq!(
         answer.text(),
-        r#"{"error":"malformed_signature","message":"X-Signature has 3 hex digits after sha256= instead of 64; send it once, as sha256= followed by the 64-digit hex HMAC-SHA256."}"#
+        r#"{"error":"malformed_signature","message":"X-Signature has 3 hex digits after sha256= instead of 64; send the whole HMAC-SHA256 in hex."}"#
     );
 }
 
