@@ -48,14 +48,11 @@ impl SentRequest {
     /// replay window it reproduces the original response only within that window
     /// (5 minutes by default). A body that is not UTF-8 is shown with replacement
     /// characters, so such a command does not send the same bytes.
+    ///
+    /// A URL whose path ends in `/stream` gets `-N`, so curl prints each event of a
+    /// stream as it arrives instead of buffering them.
     pub fn to_curl(&self) -> String {
-        // `-X HEAD` would make curl wait for a body that never comes, so HEAD uses `-I`.
-        let method = if self.method == "HEAD" {
-            "-I".to_owned()
-        } else {
-            format!("-i -X {}", shell_quote(&self.method))
-        };
-        let mut command = format!("curl -sS {method} {}", shell_quote(&self.url));
+        let mut command = self.curl_start();
         for (name, value) in &self.headers {
             command.push_str(" -H ");
             command.push_str(&shell_quote(&format!("{name}: {value}")));
@@ -66,6 +63,25 @@ impl SentRequest {
         }
         command
     }
+
+    /// Renders the start of the curl command: options, method and URL.
+    fn curl_start(&self) -> String {
+        // `-X HEAD` would make curl wait for a body that never comes, so HEAD uses `-I`.
+        let method = if self.method == "HEAD" {
+            "-I".to_owned()
+        } else {
+            format!("-i -X {}", shell_quote(&self.method))
+        };
+        let no_buffer = if is_stream_url(&self.url) { " -N" } else { "" };
+        format!("curl -sS{no_buffer} {method} {}", shell_quote(&self.url))
+    }
+}
+
+/// Returns whether the path of `url` ends in `/stream`, the streaming URL of the
+/// example servers.
+fn is_stream_url(url: &str) -> bool {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url[..end].trim_end_matches('/').ends_with("/stream")
 }
 
 /// The source of a signed request's `X-Timestamp`.
@@ -111,36 +127,47 @@ impl SentRequest {
     /// read from the environment variable `secret_variable`.
     ///
     /// The secret never appears in the output, and a fresh timestamp is computed at run
-    /// time, so the lines reproduce the check whenever they run. Without a recipe this
-    /// is [`SentRequest::to_curl`]. `secret_variable` must be a shell variable name.
+    /// time, so the lines reproduce the check whenever they run. A body longer than
+    /// [`LONG_BODY_BYTES`] is not written out: the lines rebuild it in a temporary file
+    /// with `printf`, repeating each run of repeated text with `seq`. Without a recipe
+    /// and with a shorter body this is [`SentRequest::to_curl`]. `secret_variable` must
+    /// be a shell variable name.
     pub fn to_shell(&self, recipe: Option<&SignatureRecipe>, secret_variable: &str) -> String {
-        let Some(recipe) = recipe else {
-            return self.to_curl();
-        };
-        let body = String::from_utf8_lossy(&self.body);
-        let mut lines = vec![format!("body={}", shell_quote(&body))];
-
         // The platform signs the escaped form of the signed bytes, so the shell gets
         // that form. For an ASCII body it equals the body itself.
-        let signed = recipe.signed_body.as_deref().unwrap_or(&self.body);
-        let signed = escaped_form(signed).unwrap_or_else(|| signed.to_vec());
-        let signed_variable = if signed == self.body {
-            "$body"
+        let signed = recipe.map(|recipe| {
+            let signed = recipe.signed_body.as_deref().unwrap_or(&self.body);
+            escaped_form(signed).unwrap_or_else(|| signed.to_vec())
+        });
+        let long = self.body.len() > LONG_BODY_BYTES
+            || signed
+                .as_ref()
+                .is_some_and(|signed| signed.len() > LONG_BODY_BYTES);
+        if recipe.is_none() && !long {
+            return self.to_curl();
+        }
+
+        let mut lines = Vec::new();
+        let body = ShellBody::define(&mut lines, "body", &self.body, long);
+        let (Some(recipe), Some(signed)) = (recipe, signed) else {
+            lines.push(self.shell_curl(&body, false));
+            lines.push(body.cleanup());
+            return lines.concat().trim_end().to_owned();
+        };
+        let separate_signed = signed != self.body;
+        let signed = if separate_signed {
+            ShellBody::define(&mut lines, "signed", &signed, long)
         } else {
-            lines.push(format!(
-                "signed={}",
-                shell_quote(&String::from_utf8_lossy(&signed))
-            ));
-            "$signed"
+            body.clone()
         };
 
         lines.push(match &recipe.timestamp {
-            TimestampSource::Now(0) => "ts=$(date +%s)".to_owned(),
+            TimestampSource::Now(0) => "ts=$(date +%s)\n".to_owned(),
             TimestampSource::Now(offset) if *offset < 0 => {
-                format!("ts=$(( $(date +%s) - {} ))", offset.unsigned_abs())
+                format!("ts=$(( $(date +%s) - {} ))\n", offset.unsigned_abs())
             }
-            TimestampSource::Now(offset) => format!("ts=$(( $(date +%s) + {offset} ))"),
-            TimestampSource::Literal(value) => format!("ts={}", shell_quote(value)),
+            TimestampSource::Now(offset) => format!("ts=$(( $(date +%s) + {offset} ))\n"),
+            TimestampSource::Literal(value) => format!("ts={}\n", shell_quote(value)),
         });
 
         let mut key = format!("\"${secret_variable}\"");
@@ -149,28 +176,168 @@ impl SentRequest {
         }
         let digits = 64_usize.saturating_sub(recipe.truncated_digits);
         lines.push(format!(
-            "sig=$(printf '%s.%s' \"$ts\" \"{signed_variable}\" | openssl dgst -sha256 -hmac {key} -r | cut -c1-{digits})"
+            "sig=$({} | openssl dgst -sha256 -hmac {key} -r | cut -c1-{digits})\n",
+            signed.signing_input()
         ));
+        lines.push(self.shell_curl(&body, true));
+        lines.push(body.cleanup());
+        if separate_signed {
+            lines.push(signed.cleanup());
+        }
+        lines.concat().trim_end().to_owned()
+    }
 
-        let mut command = format!(
-            "curl -sS -i -X {} {}",
-            shell_quote(&self.method),
-            shell_quote(&self.url)
-        );
+    /// Renders the curl command of [`SentRequest::to_shell`], which takes the body
+    /// from `body` and, when `resigned`, the signature headers from `$ts` and `$sig`.
+    fn shell_curl(&self, body: &ShellBody, resigned: bool) -> String {
+        let mut command = self.curl_start();
         for (name, value) in &self.headers {
             command.push_str(" -H ");
-            if name.eq_ignore_ascii_case("x-timestamp") {
+            if resigned && name.eq_ignore_ascii_case("x-timestamp") {
                 command.push_str(&format!("\"{name}: $ts\""));
-            } else if name.eq_ignore_ascii_case("x-signature") {
+            } else if resigned && name.eq_ignore_ascii_case("x-signature") {
                 command.push_str(&format!("\"{name}: sha256=$sig\""));
             } else {
                 command.push_str(&shell_quote(&format!("{name}: {value}")));
             }
         }
-        command.push_str(" --data-binary \"$body\"");
-        lines.push(command);
-        lines.join("\n")
+        command.push_str(" --data-binary ");
+        command.push_str(&body.curl_data());
+        command.push('\n');
+        command
     }
+}
+
+/// Bodies longer than this many bytes are rebuilt by the reproduction lines instead of
+/// being written out whole.
+pub const LONG_BODY_BYTES: usize = 2048;
+
+/// A run of repeated text shorter than this many bytes is written out as it is.
+const MIN_RUN_BYTES: usize = 64;
+
+/// The longest repeated unit that a rebuilt body repeats with `seq`.
+const MAX_UNIT_BYTES: usize = 32;
+
+/// Where the reproduction lines keep a body: a shell variable, or a temporary file
+/// for a long body.
+#[derive(Clone, Debug)]
+enum ShellBody {
+    Variable(&'static str),
+    File(String),
+}
+
+impl ShellBody {
+    /// Appends the lines that set `name` to `bytes`, in a temporary file when `long`.
+    fn define(lines: &mut Vec<String>, name: &'static str, bytes: &[u8], long: bool) -> Self {
+        let text = String::from_utf8_lossy(bytes);
+        if !long {
+            lines.push(format!("{name}={}\n", shell_quote(&text)));
+            return Self::Variable(name);
+        }
+        let file = format!("{name}_file");
+        lines.push(format!("{file}=$(mktemp)\n{{\n"));
+        for segment in segments(&text) {
+            lines.push(match segment {
+                Segment::Literal(literal) => format!("  printf '%s' {}\n", shell_quote(literal)),
+                Segment::Repeat { unit, count } => {
+                    let format = unit.replace('\\', r"\\").replace('%', "%%");
+                    format!(
+                        "  printf {} $(seq {count})\n",
+                        shell_quote(&format!("{format}%.0s"))
+                    )
+                }
+            });
+        }
+        lines.push(format!("}} > \"${file}\"\n"));
+        Self::File(file)
+    }
+
+    /// Returns the shell words that write `"$ts."` and the body to standard output.
+    fn signing_input(&self) -> String {
+        match self {
+            Self::Variable(name) => format!("printf '%s.%s' \"$ts\" \"${name}\""),
+            Self::File(file) => format!("{{ printf '%s.' \"$ts\"; cat \"${file}\"; }}"),
+        }
+    }
+
+    /// Returns the argument of curl's `--data-binary` that sends the body.
+    fn curl_data(&self) -> String {
+        match self {
+            Self::Variable(name) => format!("\"${name}\""),
+            Self::File(file) => format!("@\"${file}\""),
+        }
+    }
+
+    /// Returns the line that removes the temporary file, if there is one.
+    fn cleanup(&self) -> String {
+        match self {
+            Self::Variable(_) => String::new(),
+            Self::File(file) => format!("rm -f \"${file}\"\n"),
+        }
+    }
+}
+
+/// A part of a body as the reproduction lines rebuild it.
+#[derive(Debug, PartialEq, Eq)]
+enum Segment<'a> {
+    /// Text written as it is.
+    Literal(&'a str),
+    /// ASCII text `unit` written `count` times in a row.
+    Repeat { unit: &'a str, count: usize },
+}
+
+/// Splits `text` into literal text and runs of a repeated ASCII unit that cover at
+/// least [`MIN_RUN_BYTES`].
+fn segments(text: &str) -> Vec<Segment<'_>> {
+    let bytes = text.as_bytes();
+    let mut segments = Vec::new();
+    let mut literal_start = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        let Some((unit_len, count)) = longest_run(bytes, index) else {
+            index += 1;
+            continue;
+        };
+        // A run starts and ends next to ASCII bytes, so both ends are char boundaries.
+        if literal_start < index {
+            segments.push(Segment::Literal(&text[literal_start..index]));
+        }
+        segments.push(Segment::Repeat {
+            unit: &text[index..index + unit_len],
+            count,
+        });
+        index += unit_len * count;
+        literal_start = index;
+    }
+    if literal_start < bytes.len() {
+        segments.push(Segment::Literal(&text[literal_start..]));
+    }
+    segments
+}
+
+/// Returns the unit length and count of the repeated ASCII unit at `start` that covers
+/// the most bytes, when it covers at least [`MIN_RUN_BYTES`].
+fn longest_run(bytes: &[u8], start: usize) -> Option<(usize, usize)> {
+    let mut best = None;
+    let mut best_cover = MIN_RUN_BYTES - 1;
+    for unit_len in 1..=MAX_UNIT_BYTES {
+        let Some(unit) = bytes.get(start..start + unit_len) else {
+            break;
+        };
+        // A longer unit contains this one, so it is not ASCII either.
+        if !unit.is_ascii() {
+            break;
+        }
+        let mut count = 1;
+        while bytes.get(start + count * unit_len..start + (count + 1) * unit_len) == Some(unit) {
+            count += 1;
+        }
+        if count >= 2 && unit_len * count > best_cover {
+            best = Some((unit_len, count));
+            best_cover = unit_len * count;
+        }
+    }
+    best
 }
 
 /// Quotes `text` for a POSIX shell: single quotes, with each `'` written as `'\''`.
@@ -223,6 +390,10 @@ pub struct Check {
     /// The recipe of the request's signature headers, when they came from the App's
     /// secret. See [`SentRequest::to_shell`].
     pub signing: Option<SignatureRecipe>,
+    /// Whether the check sent a message signed as the platform signs it (unsigned when
+    /// the target has no secret) and expected a 200 reply. See
+    /// [`Report::rejection_of_every_reply`].
+    pub expects_reply: bool,
 }
 
 impl Check {
@@ -237,6 +408,7 @@ impl Check {
             request: None,
             answer: None,
             signing: None,
+            expects_reply: false,
         }
     }
 
@@ -269,6 +441,33 @@ impl Report {
     /// Returns whether no check failed.
     pub fn passed(&self) -> bool {
         self.failures().next().is_none()
+    }
+
+    /// Returns the answer that every check expecting a reply got, when each got a 401
+    /// with the same error code or with a body that has none. Then the webhook rejected
+    /// every message before reading it, and those failures have one cause: the
+    /// signature. The returned error code is `None` only when no body had one.
+    pub fn rejection_of_every_reply(&self) -> Option<Answer> {
+        let mut common: Option<Answer> = None;
+        for check in self.checks.iter().filter(|check| check.expects_reply) {
+            let answer = check.answer.as_ref()?;
+            if answer.status != 401 {
+                return None;
+            }
+            match (&mut common, &answer.error_code) {
+                (None, _) => common = Some(answer.clone()),
+                (Some(_), None) => {}
+                (Some(seen), Some(code)) => match &seen.error_code {
+                    None => seen.error_code = Some(code.clone()),
+                    Some(seen_code) if seen_code == code => {}
+                    Some(_) => return None,
+                },
+            }
+        }
+        common.map(|answer| Answer {
+            reply: None,
+            ..answer
+        })
     }
 
     /// Returns the check named `name`.
@@ -381,6 +580,98 @@ mod tests {
     fn shell_without_recipe_is_curl() {
         let request = signed_request("{}");
         assert_eq!(request.to_shell(None, "WEBHOOK_SECRET"), request.to_curl());
+    }
+
+    #[test]
+    fn curl_adds_no_buffer_flag_for_stream_url() {
+        let mut request = signed_request("{}");
+        request.url = "http://127.0.0.1:8080/stream".to_owned();
+        assert!(
+            request.to_curl().starts_with("curl -sS -N -i -X 'POST' "),
+            "{}",
+            request.to_curl()
+        );
+        assert!(is_stream_url("http://127.0.0.1:8080/stream/?trace=1"));
+        assert!(!is_stream_url("http://127.0.0.1:8080/streams"));
+    }
+
+    #[test]
+    fn segments_rebuild_the_text() {
+        let text = format!(
+            "{{\"a\":\"0 {}\",\"b\":\"é {}\"}}",
+            "lorem ipsum ".repeat(40),
+            "x".repeat(70)
+        );
+        let segments = segments(&text);
+        let rebuilt: String = segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(literal) => (*literal).to_owned(),
+                Segment::Repeat { unit, count } => unit.repeat(*count),
+            })
+            .collect();
+        assert_eq!(rebuilt, text);
+        assert_eq!(
+            segments,
+            [
+                Segment::Literal("{\"a\":\"0"),
+                Segment::Repeat {
+                    unit: " lorem ipsum",
+                    count: 40
+                },
+                Segment::Literal(" \",\"b\":\"é "),
+                Segment::Repeat {
+                    unit: "x",
+                    count: 70
+                },
+                Segment::Literal("\"}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn segments_keep_short_repeats_literal() {
+        assert_eq!(segments("aaaa-bbbb"), [Segment::Literal("aaaa-bbbb")]);
+        assert_eq!(segments(""), Vec::<Segment<'_>>::new());
+    }
+
+    #[test]
+    fn shell_rebuilds_long_body_in_file() {
+        let body = format!(r#"{{"content":"{}%\"}}"#, "ab".repeat(1100));
+        let request = signed_request(&body);
+        assert_eq!(
+            request.to_shell(Some(&SignatureRecipe::platform()), "WEBHOOK_SECRET"),
+            [
+                "body_file=$(mktemp)",
+                "{",
+                r#"  printf '%s' '{"content":"'"#,
+                "  printf 'ab%.0s' $(seq 1100)",
+                r#"  printf '%s' '%\"}'"#,
+                r#"} > "$body_file""#,
+                "ts=$(date +%s)",
+                r#"sig=$({ printf '%s.' "$ts"; cat "$body_file"; } | openssl dgst -sha256 -hmac "$WEBHOOK_SECRET" -r | cut -c1-64)"#,
+                r#"curl -sS -i -X 'POST' 'http://127.0.0.1:8080/' -H 'Content-Type: application/json' -H "X-Timestamp: $ts" -H "X-Signature: sha256=$sig" --data-binary @"$body_file""#,
+                r#"rm -f "$body_file""#,
+            ]
+            .join("\n")
+        );
+    }
+
+    #[test]
+    fn shell_without_recipe_rebuilds_long_body() {
+        let request = signed_request(&"%".repeat(3000));
+        assert_eq!(
+            request.to_shell(None, "WEBHOOK_SECRET"),
+            [
+                "body_file=$(mktemp)",
+                "{",
+                "  printf '%%%.0s' $(seq 3000)",
+                r#"} > "$body_file""#,
+                r#"curl -sS -i -X 'POST' 'http://127.0.0.1:8080/' -H 'Content-Type: application/json' -H 'X-Timestamp: 1796400000' -H 'X-Signature: sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' --data-binary @"$body_file""#,
+                r#"rm -f "$body_file""#,
+            ]
+            .join("\n")
+        );
     }
 
     #[test]

@@ -580,20 +580,27 @@ impl Suite {
     /// Sends `request`, judges the answer against `expect` and records the check.
     async fn request(&mut self, name: &str, sent: &str, prepared: Prepared, expect: Expect) {
         let Prepared { request, signing } = prepared;
+        let sent = self.describe_sent(sent);
         let mut check = Check::new(name, Outcome::Fail, String::new());
         check.signing = signing;
+        check.expects_reply = matches!(expect, Expect::Reply(_));
         match send(&self.client, &request).await {
             Ok(exchange) => {
                 let answer = answer_of(&exchange);
+                let stopped = stopped_before_check(&answer, &expect);
                 let problem = judge(&exchange, &expect, self.level);
-                check.outcome = if problem.is_some() {
+                check.outcome = if stopped.is_some() || problem.is_some() {
                     Outcome::Fail
                 } else {
                     Outcome::Pass
                 };
-                check.detail = match problem {
-                    None => format!("sent {sent}; got {}", describe_exchange(&exchange)),
-                    Some(problem) => format!(
+                check.detail = match (stopped, problem) {
+                    (Some(reason), _) => format!(
+                        "sent {sent}; expected {}, got {answer}: {reason}",
+                        describe_expect(&expect, self.level),
+                    ),
+                    (None, None) => format!("sent {sent}; got {}", describe_exchange(&exchange)),
+                    (None, Some(problem)) => format!(
                         "sent {sent}; expected {}, got {} ({problem})",
                         describe_expect(&expect, self.level),
                         describe_exchange(&exchange)
@@ -612,6 +619,38 @@ impl Suite {
         check.request = Some(request);
         self.checks.push(check);
     }
+
+    /// Describes a request for a check's detail line. Without a secret the requests
+    /// described as signed go out unsigned, and the description says so.
+    fn describe_sent(&self, sent: &str) -> String {
+        if self.secret.is_some() {
+            return sent.to_owned();
+        }
+        sent.replacen("a signed ", "an unsigned ", 1)
+            .replacen("the same signed ", "the same unsigned ", 1)
+            .replacen("the signed ", "the unsigned ", 1)
+            .replacen(" signed over its escaped form", ", unsigned", 1)
+    }
+}
+
+/// Returns the reason a 401 fails a check that expects the rejection of a fault in the
+/// body or its `Content-Type`. A 401 comes from the signature check, which runs before
+/// the step that the check tests.
+fn stopped_before_check(answer: &Answer, expect: &Expect) -> Option<String> {
+    let Expect::Rejected(code) = expect else {
+        return None;
+    };
+    if answer.status != 401 || code.status() == 401 {
+        return None;
+    }
+    let step = if *code == ErrorCode::UnsupportedMediaType {
+        "the Content-Type check"
+    } else {
+        "the JSON parser"
+    };
+    Some(format!(
+        "the request never reached {step}, so this check says nothing; fix the signature first"
+    ))
 }
 
 fn echo(content: &str) -> Expect {

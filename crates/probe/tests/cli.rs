@@ -22,7 +22,7 @@ use predicates::str::contains;
 use serde_json::Value;
 use webhook_contract::{
     Event, JsonReply, Rejection, SIGNATURE_HEADER, Secret, SseEvent, TIMESTAMP_HEADER, Verifier,
-    check_content_type, parse_event, reply_chunks, sign, sign_escaped,
+    VerifyError, check_content_type, parse_event, reply_chunks, sign, sign_escaped,
 };
 
 const SECRET: &str = "cli-test-secret-7e1d";
@@ -558,6 +558,284 @@ fn check_without_secret_skips_signature_checks() {
     assert!(stdout.contains("\nSKIP  missing_signature  "), "{stdout}");
 }
 
+/// Formats rows of the `check` table as the binary prints them, latencies as `N`.
+fn table(rows: &[(&str, &str, &str)]) -> String {
+    let width = rows.iter().map(|(_, name, _)| name.len()).max().unwrap();
+    rows.iter()
+        .map(|(mark, name, detail)| format!("{mark}  {name:<width$}  {detail}\n"))
+        .collect()
+}
+
+/// Returns the text before the first failure section of a `check` report.
+fn before_failures(stdout: &str) -> &str {
+    // A table row has two spaces after FAIL, the heading of a failure section one.
+    let (end, _) = stdout
+        .match_indices("\n\nFAIL ")
+        .find(|(index, found)| !stdout[index + found.len()..].starts_with(' '))
+        .unwrap();
+    &stdout[..end + 1]
+}
+
+const EXPECTED_REPLY: &str = "expected 200 with a JSON string \"reply\"";
+
+/// The rows of the checks that expect a reply, each answered with `got`.
+fn reply_rows(signed: bool, got: &str) -> Vec<(&'static str, &'static str, String)> {
+    let first = if signed {
+        "a signed message"
+    } else {
+        "an unsigned message"
+    };
+    let non_ascii = if signed {
+        "a non-ASCII message signed over its escaped form"
+    } else {
+        "a non-ASCII message, unsigned"
+    };
+    [
+        ("json_reply", first),
+        ("non_ascii_message", non_ascii),
+        (
+            "legacy_payload",
+            "a message with only message.content and no history_tail",
+        ),
+        ("null_customer_id", "a message with \"customer_id\":null"),
+        ("empty_content", "a message with empty content"),
+        (
+            "unknown_fields",
+            "a message with fields the contract does not define",
+        ),
+        (
+            "long_history",
+            "a message with 10 history entries of 4 KB each",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, sent)| {
+        (
+            "FAIL",
+            name,
+            format!(
+                "sent {sent}; {EXPECTED_REPLY}, got {got} in N ms (the platform accepts only status 200)"
+            ),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn check_wrong_secret_names_the_cause() {
+    let server = start(Fault::None);
+    let stdout = stdout_of(
+        probe()
+            .env("WEBHOOK_SECRET", "not-the-secret")
+            .args(["check", &format!("{}/", server.base)]),
+        1,
+    );
+    let mut rows = reply_rows(true, "401 signature_mismatch");
+    let passes = [
+        (
+            "missing_signature",
+            "a message without X-Timestamp and X-Signature; got 401 missing_signature",
+        ),
+        (
+            "wrong_secret",
+            "a message signed with another secret; got 401 signature_mismatch",
+        ),
+        (
+            "body_changed_after_signing",
+            "a message whose content changed after signing; got 401 signature_mismatch",
+        ),
+        (
+            "stale_timestamp",
+            "a message signed with a timestamp 10 minutes old; got 401 timestamp_out_of_tolerance",
+        ),
+        (
+            "future_timestamp",
+            "a message signed with a timestamp 10 minutes ahead; got 401 timestamp_out_of_tolerance",
+        ),
+        (
+            "timestamp_not_a_number",
+            "X-Timestamp as an HTTP date, signed over that value; got 401 malformed_timestamp",
+        ),
+        (
+            "empty_signature",
+            "X-Signature: sha256= with no digest; got 401 malformed_signature",
+        ),
+        (
+            "truncated_signature",
+            "X-Signature with the last 8 hex digits cut off; got 401 malformed_signature",
+        ),
+    ];
+    for (name, detail) in passes {
+        rows.push(("PASS", name, format!("sent {detail} in N ms")));
+    }
+    rows.push((
+        "FAIL",
+        "invalid_json",
+        "sent a signed body that is not JSON; expected a 4xx, got 401 signature_mismatch: the request never reached the JSON parser, so this check says nothing; fix the signature first".to_owned(),
+    ));
+    for name in ["stream", "stream_incremental"] {
+        rows.push(("SKIP", name, "no streaming URL given".to_owned()));
+    }
+    let rows: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|(mark, name, detail)| (*mark, *name, detail.as_str()))
+        .collect();
+    assert_eq!(
+        without_timings(before_failures(&stdout)),
+        format!(
+            "Checked {}/ and no streaming URL at the platform level, signed with WEBHOOK_SECRET.\n\n{}\n\
+             Every signed request was rejected with 401 signature_mismatch: the webhook's secret differs from WEBHOOK_SECRET (check both for surrounding whitespace), or it verifies other bytes than it receives; `webhook-probe explain` shows which step fails.\n",
+            server.base,
+            table(&rows)
+        )
+    );
+    assert!(
+        stdout.ends_with("\n\n8 passed, 8 failed, 2 skipped: the webhook failed.\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_rebuilds_long_body_in_reproduction() {
+    let server = start(Fault::None);
+    let output = probe()
+        .env("WEBHOOK_SECRET", "not-the-secret")
+        .args(["check", &format!("{}/", server.base), "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["diagnosis"],
+        "Every signed request was rejected with 401 signature_mismatch: the webhook's secret differs from WEBHOOK_SECRET (check both for surrounding whitespace), or it verifies other bytes than it receives; `webhook-probe explain` shows which step fails."
+    );
+    let reproduce = check_named(&report, "long_history")["reproduce"]
+        .as_str()
+        .unwrap();
+    assert!(reproduce.len() < 3000, "{reproduce}");
+    let lines: Vec<&str> = reproduce.lines().collect();
+    assert_eq!(lines[..2], ["body_file=$(mktemp)", "{"]);
+    let repeats = lines
+        .iter()
+        .filter(|line| **line == "  printf ' lorem ipsum%.0s' $(seq 341)")
+        .count();
+    assert_eq!(repeats, 10, "{reproduce}");
+    let tail = &lines[lines.len() - 5..];
+    assert_eq!(
+        tail[..3],
+        [
+            r#"} > "$body_file""#,
+            "ts=$(date +%s)",
+            r#"sig=$({ printf '%s.' "$ts"; cat "$body_file"; } | openssl dgst -sha256 -hmac "$WEBHOOK_SECRET" -r | cut -c1-64)"#,
+        ]
+    );
+    assert!(
+        tail[3].starts_with(&format!("curl -sS -i -X 'POST' '{}/' ", server.base))
+            && tail[3].ends_with(r#" --data-binary @"$body_file""#),
+        "{}",
+        tail[3]
+    );
+    assert_eq!(tail[4], r#"rm -f "$body_file""#);
+}
+
+#[test]
+fn check_long_body_reproduction_runs_in_shell() {
+    let missing: Vec<&str> = ["bash", "curl", "openssl", "mktemp", "seq"]
+        .into_iter()
+        .filter(|tool| {
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .map(|output| !output.status.success())
+                .unwrap_or(true)
+        })
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("NOTE: skipped, because {missing:?} are not installed");
+        return;
+    }
+    let server = start(Fault::None);
+    let output = probe()
+        .env("WEBHOOK_SECRET", "not-the-secret")
+        .args(["check", &format!("{}/", server.base), "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reproduce = check_named(&report, "long_history")["reproduce"]
+        .as_str()
+        .unwrap();
+    // With the receiver's own secret, the rebuilt body passes verification and parsing.
+    let output = std::process::Command::new("bash")
+        .args(["-c", reproduce])
+        .env("WEBHOOK_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("HTTP/1.1 200 OK"), "{stdout}");
+    assert!(
+        stdout.contains(r#"{"reply":"Echo: long history"}"#),
+        "{stdout}"
+    );
+    let received = server.received.lock().unwrap();
+    let history = received[0]["history_tail"].as_array().unwrap();
+    let expected = format!("0 {}", "lorem ipsum ".repeat(341));
+    assert_eq!(history[0]["content"], expected.as_str());
+}
+
+#[test]
+fn check_without_secret_against_signed_receiver() {
+    let server = start(Fault::None);
+    let stdout = stdout_of(probe().args(["check", &format!("{}/", server.base)]), 1);
+    let mut rows = reply_rows(false, "401 missing_signature");
+    for name in [
+        "missing_signature",
+        "wrong_secret",
+        "body_changed_after_signing",
+        "stale_timestamp",
+        "future_timestamp",
+        "timestamp_not_a_number",
+        "empty_signature",
+        "truncated_signature",
+    ] {
+        rows.push((
+            "SKIP",
+            name,
+            "no secret given, so the webhook is not expected to check signatures".to_owned(),
+        ));
+    }
+    rows.push((
+        "FAIL",
+        "invalid_json",
+        "sent an unsigned body that is not JSON; expected a 4xx, got 401 missing_signature: the request never reached the JSON parser, so this check says nothing; fix the signature first".to_owned(),
+    ));
+    for name in ["stream", "stream_incremental"] {
+        rows.push(("SKIP", name, "no streaming URL given".to_owned()));
+    }
+    let rows: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|(mark, name, detail)| (*mark, *name, detail.as_str()))
+        .collect();
+    assert_eq!(
+        without_timings(before_failures(&stdout)),
+        format!(
+            "Checked {}/ and no streaming URL at the platform level, unsigned, because WEBHOOK_SECRET is not set.\n\
+             The signature checks are skipped; set WEBHOOK_SECRET to the App's secret to run them.\n\n{}\n\
+             The webhook requires signatures: export WEBHOOK_SECRET with the App's secret and run again.\n",
+            server.base,
+            table(&rows)
+        )
+    );
+    // Every failure has lines that send its request again, without signature headers.
+    let headings = stdout.matches("\n  reproduce it:\n").count();
+    assert_eq!(headings, 8, "{stdout}");
+    let curl_lines = stdout
+        .lines()
+        .filter(|line| line.starts_with(&format!("    curl -sS -i -X 'POST' '{}/' ", server.base)))
+        .count();
+    assert_eq!(curl_lines, 8, "{stdout}");
+    assert!(!stdout.contains("X-Signature"), "{stdout}");
+    assert!(!stdout.contains("(needs WEBHOOK_SECRET"), "{stdout}");
+}
+
 #[test]
 fn check_unreachable_webhook_exits_2() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -702,6 +980,37 @@ fn send_rejects_json_from_stream_url() {
 }
 
 #[test]
+fn send_to_stream_url_without_flag_hints() {
+    let server = start(Fault::None);
+    let stdout = stdout_of(
+        signed_probe().args([
+            "send",
+            &format!("{}/stream", server.base),
+            "--message",
+            "hi",
+        ]),
+        1,
+    );
+    let mut events: String = reply_chunks("Echo: hi")
+        .map(|chunk| SseEvent::Delta(chunk.to_owned()).to_frame())
+        .collect();
+    events.push_str(&SseEvent::Done.to_frame());
+    assert!(events.chars().count() <= 200, "{events}");
+    assert_eq!(
+        without_timings(&stdout),
+        format!(
+            "sent     POST {}/stream (signed with WEBHOOK_SECRET)\n\
+             message  hi\n\
+             status   200 text/event-stream\n\
+             latency  N ms\n\
+             body     {events}\n\
+             verdict  rejected: the body is not JSON; this URL streams: add --stream\n",
+            server.base
+        )
+    );
+}
+
+#[test]
 fn send_without_secret_is_rejected_by_signed_receiver() {
     let server = start(Fault::None);
     let stdout = stdout_of(probe().args(["send", &format!("{}/", server.base)]), 1);
@@ -839,9 +1148,38 @@ fn chat_reports_rejected_reply() {
     );
     assert!(
         stdout.ends_with(
-            "> hello\n! the platform would reject this reply: status 201, but the platform accepts only 200\n"
+            "> hello\n! the platform would reject this reply: status 201, but the platform accepts only 200\n  body {\"reply\":\"Echo: hello\"}\n"
         ),
         "{stdout}"
+    );
+}
+
+#[test]
+fn chat_shows_code_and_body_of_401() {
+    let server = start(Fault::None);
+    let stdout = stdout_of(
+        probe()
+            .env("WEBHOOK_SECRET", "not-the-secret")
+            .args(["chat", &format!("{}/", server.base)])
+            .write_stdin("hello\n"),
+        1,
+    );
+    let body = Rejection::from(VerifyError::Mismatch).to_json();
+    let start: String = body.chars().take(200).collect();
+    let more = if body.chars().count() > 200 {
+        "..."
+    } else {
+        ""
+    };
+    assert_eq!(
+        stdout,
+        format!(
+            "Chatting with {}/ in one thread (signed with WEBHOOK_SECRET). Type a message and press Enter; /quit or end of input stops.\n\
+             > hello\n\
+             ! the platform would reject this reply: status 401 signature_mismatch, but the platform accepts only 200\n  \
+             body {start}{more}\n",
+            server.base
+        )
     );
 }
 
@@ -894,6 +1232,24 @@ fn sign_curl_embeds_signature_only() {
         )
     );
     assert!(!stdout.contains(VECTOR_SECRET));
+}
+
+#[test]
+fn sign_curl_to_stream_url_disables_buffering() {
+    let stdout = stdout_of(
+        probe()
+            .env("WEBHOOK_SECRET", VECTOR_SECRET)
+            .args(["sign", "--timestamp", VECTOR_TIMESTAMP])
+            .args(["--curl", "http://127.0.0.1:8080/stream"])
+            .write_stdin(VECTOR_BODY),
+        0,
+    );
+    assert_eq!(
+        stdout,
+        format!(
+            "curl -sS -N -i -X 'POST' 'http://127.0.0.1:8080/stream' -H 'Content-Type: application/json' -H 'X-Timestamp: {VECTOR_TIMESTAMP}' -H 'X-Signature: {VECTOR_RAW}' --data-binary '{VECTOR_BODY}'\n"
+        )
+    );
 }
 
 #[test]
@@ -1012,9 +1368,13 @@ fn explain_names_previous_secret() {
             .env("WEBHOOK_SECRET_PREVIOUS", "old-secret"),
         0,
     );
-    assert!(
-        stdout.contains("PASS  signature  matches the previous secret WEBHOOK_SECRET_PREVIOUS, which a receiver accepts only while it is configured over the body as received (it is ASCII, so the raw and escaped forms are the same)\n"),
-        "{stdout}"
+    assert_eq!(
+        stdout,
+        format!(
+            "{HEADERS_PASS}{WINDOW_PASS}\
+             PASS  signature  matches the previous secret (WEBHOOK_SECRET_PREVIOUS) over the body as received (it is ASCII, so the raw and escaped forms are the same). A receiver accepts it only while that secret is still configured.\n\
+             The request is valid: a receiver with this secret accepts it.\n"
+        )
     );
 }
 

@@ -363,3 +363,103 @@ async fn unreachable_target_reports_no_answer() {
     assert!(check.detail.contains("got no answer"), "{}", check.detail);
     assert!(check.answer.is_none());
 }
+
+const NEVER_PARSED: &str = "the request never reached the JSON parser, so this check says nothing; fix the signature first";
+
+#[tokio::test]
+async fn body_checks_fail_on_401_at_platform_level() {
+    let base = start(Some(SECRET), Fault::None).await;
+    let report = run(&target(&base, Some("not-the-secret")), Level::Platform).await;
+
+    let check = report.check("invalid_json").unwrap();
+    assert_eq!(check.outcome, Outcome::Fail);
+    assert_eq!(
+        check.detail,
+        format!(
+            "sent a signed body that is not JSON; expected a 4xx, got 401 signature_mismatch: {NEVER_PARSED}"
+        )
+    );
+}
+
+#[tokio::test]
+async fn body_checks_fail_on_401_at_reference_level() {
+    let base = start(Some(SECRET), Fault::None).await;
+    let report = run(&target(&base, None), Level::Reference).await;
+
+    let expected = [
+        (
+            "invalid_json",
+            "an unsigned body that is not JSON",
+            "400 invalid_json",
+            NEVER_PARSED.to_owned(),
+        ),
+        (
+            "unsupported_media_type",
+            "an unsigned message with Content-Type: text/plain",
+            "415 unsupported_media_type",
+            NEVER_PARSED.replace("the JSON parser", "the Content-Type check"),
+        ),
+        (
+            "missing_content",
+            "an unsigned message without message.content",
+            "400 invalid_payload",
+            NEVER_PARSED.to_owned(),
+        ),
+        (
+            "content_not_a_string",
+            "an unsigned message with \"content\":42",
+            "400 invalid_payload",
+            NEVER_PARSED.to_owned(),
+        ),
+        (
+            "unsupported_version",
+            "an unsigned message with \"version\":\"2.0\"",
+            "400 unsupported_version",
+            NEVER_PARSED.to_owned(),
+        ),
+    ];
+    for (name, sent, expect, reason) in expected {
+        let check = report.check(name).unwrap();
+        assert_eq!(check.outcome, Outcome::Fail, "{name}");
+        assert_eq!(
+            check.detail,
+            format!("sent {sent}; expected {expect}, got 401 missing_signature: {reason}")
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_secret_rejects_every_reply_alike() {
+    let base = start(Some(SECRET), Fault::None).await;
+    let report = run(&target(&base, Some("not-the-secret")), Level::Platform).await;
+
+    let answer = report.rejection_of_every_reply().unwrap();
+    assert_eq!(answer.to_string(), "401 signature_mismatch");
+    let replies: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|check| check.expects_reply)
+        .map(|check| check.name.as_str())
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            "json_reply",
+            "non_ascii_message",
+            "legacy_payload",
+            "null_customer_id",
+            "empty_content",
+            "unknown_fields",
+            "long_history",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn one_rejected_reply_is_not_a_common_cause() {
+    let base = start(Some(SECRET), Fault::VerifiesRawBytesOnly).await;
+    let report = run(&target(&base, Some(SECRET)), Level::Platform).await;
+
+    assert!(report.check("non_ascii_message").unwrap().failed());
+    assert_eq!(report.rejection_of_every_reply(), None);
+}

@@ -106,6 +106,10 @@ pub fn run(
                     out,
                     "{FAIL}!{FAIL:#} the platform would reject this reply: {reason}"
                 )?;
+                // The platform shows the App owner the start of a body it rejects.
+                if let Some(body) = &delivery.body_start {
+                    writeln!(out, "  {LABEL}body{LABEL:#} {body}")?;
+                }
                 if code == EXIT_PASSED {
                     code = EXIT_FAILED;
                 }

@@ -4,7 +4,8 @@
 //! webhook that is not running (exit code 2) from one that fails its checks (exit
 //! code 1). Each failure comes with shell lines that send the same request again; they
 //! compute a fresh `X-Timestamp` and the signature with `openssl` from the secret in
-//! the environment, so the secret never appears in the output.
+//! the environment, so the secret never appears in the output. When every message that
+//! expects a reply gets the same 401, a line under the table names the likely cause.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -16,7 +17,7 @@ use serde_json::json;
 use webhook_contract::PLATFORM_TIMEOUT;
 use webhook_probe::{Check, Level, Outcome, Report, Target};
 
-use super::output::{FAIL, LABEL, Out, PASS, SKIP};
+use super::output::{BOLD, FAIL, LABEL, Out, PASS, SKIP};
 use super::send::signing_note;
 use super::{EXIT_FAILED, EXIT_PASSED, Format, NamedSecret};
 
@@ -98,6 +99,23 @@ fn count(report: &Report, outcome: Outcome) -> usize {
         .count()
 }
 
+/// Names the one cause behind the failures when every message that expected a reply
+/// got the same 401: a secret that differs from the webhook's, or a webhook that
+/// requires signatures while no secret is set.
+fn diagnose(options: &Options, report: &Report) -> Option<String> {
+    let answer = report.rejection_of_every_reply()?;
+    let variable = &options.secret_variable;
+    match (&options.secret, answer.error_code.as_deref()) {
+        (Some(_), None | Some("signature_mismatch")) => Some(format!(
+            "Every signed request was rejected with {answer}: the webhook's secret differs from {variable} (check both for surrounding whitespace), or it verifies other bytes than it receives; `webhook-probe explain` shows which step fails."
+        )),
+        (None, None | Some("missing_signature")) => Some(format!(
+            "The webhook requires signatures: export {variable} with the App's secret and run again."
+        )),
+        _ => None,
+    }
+}
+
 fn print_text(out: &mut Out, options: &Options, report: &Report) -> Result<()> {
     let stream = options.stream_url.as_ref().map_or_else(
         || "no streaming URL".to_owned(),
@@ -132,6 +150,10 @@ fn print_text(out: &mut Out, options: &Options, report: &Report) -> Result<()> {
             Outcome::Skip => format!("{SKIP}SKIP{SKIP:#}"),
         };
         writeln!(out, "{mark}  {:<width$}  {}", check.name, check.detail)?;
+    }
+    if let Some(diagnosis) = diagnose(options, report) {
+        writeln!(out)?;
+        writeln!(out, "{BOLD}{diagnosis}{BOLD:#}")?;
     }
 
     let failures: Vec<&Check> = report.failures().collect();
@@ -198,6 +220,7 @@ fn to_json(options: &Options, report: &Report) -> String {
         "level": level_name(options.level),
         "signed": options.secret.is_some(),
         "passed": report.passed(),
+        "diagnosis": diagnose(options, report),
         "counts": {
             "pass": count(report, Outcome::Pass),
             "fail": count(report, Outcome::Fail),

@@ -161,10 +161,14 @@ async fn read_json(
         Some(Value::Null) | None => None,
         Some(other) => Some(other.to_string()),
     });
+    let error_code = error_code_suffix(json.as_ref());
+    let streams = is_event_stream(&content_type);
     let verdict = if status != 200 {
         Verdict::Rejected(format!(
-            "status {status}, but the platform accepts only 200"
+            "status {status}{error_code}, but the platform accepts only 200"
         ))
+    } else if json.is_none() && streams {
+        Verdict::Rejected("the body is not JSON; this URL streams: add --stream".to_owned())
     } else if json.is_none() {
         Verdict::Rejected("the body is not JSON".to_owned())
     } else if reply.is_none() {
@@ -198,22 +202,21 @@ async fn read_stream(
     started: Instant,
     on_progress: &mut dyn FnMut(Progress<'_>),
 ) -> Delivery {
-    let mut problems = Vec::new();
-    if status != 200 {
-        problems.push(format!(
-            "status {status}, but the chat screen accepts only 200"
-        ));
-    }
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("text/event-stream")
-    {
-        problems.push(format!(
-            "Content-Type {content_type}, but the chat screen needs text/event-stream"
-        ));
-    }
-    if !problems.is_empty() {
+    let streams = is_event_stream(&content_type);
+    if status != 200 || !streams {
         let body = response.text().await.unwrap_or_default();
+        let mut problems = Vec::new();
+        if status != 200 {
+            let error_code = error_code_suffix(serde_json::from_str(&body).ok().as_ref());
+            problems.push(format!(
+                "status {status}{error_code}, but the chat screen accepts only 200"
+            ));
+        }
+        if !streams {
+            problems.push(format!(
+                "Content-Type {content_type}, but the chat screen needs text/event-stream"
+            ));
+        }
         return Delivery {
             status: Some(status),
             content_type,
@@ -225,6 +228,7 @@ async fn read_stream(
         };
     }
 
+    let mut problems = Vec::new();
     let mut parser = SseParser::new();
     let mut reply = String::new();
     let (mut deltas, mut dones, mut first_event) = (0, 0, None);
@@ -280,6 +284,20 @@ async fn read_stream(
             Verdict::Rejected(problems.join("; "))
         },
     }
+}
+
+/// Returns the `error` field of a JSON error body after a space, or an empty string.
+fn error_code_suffix(json: Option<&Value>) -> String {
+    json.and_then(|json| json.get("error"))
+        .and_then(Value::as_str)
+        .map_or_else(String::new, |code| format!(" {code}"))
+}
+
+/// Returns whether a `Content-Type` value announces server-sent events.
+fn is_event_stream(content_type: &str) -> bool {
+    content_type
+        .to_ascii_lowercase()
+        .starts_with("text/event-stream")
 }
 
 /// Builds the delivery of a request that broke off before a complete response.

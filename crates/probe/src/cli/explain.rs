@@ -266,19 +266,16 @@ fn describe_form(form: Form, body: &[u8]) -> &'static str {
 fn signature_step(signed: &Signed<'_>, secrets: &[&NamedSecret]) -> Step {
     for (index, secret) in secrets.iter().enumerate() {
         if let Some(form) = signed.signed_form(secret.value.as_bytes(), signed.body) {
-            let which = if index == 0 {
-                format!("matches {}", secret.variable)
+            let form = describe_form(form, signed.body);
+            let detail = if index == 0 {
+                format!("matches {} {form}", secret.variable)
             } else {
                 format!(
-                    "matches the previous secret {}, which a receiver accepts only while it is configured",
+                    "matches the previous secret ({}) {form}. A receiver accepts it only while that secret is still configured.",
                     secret.variable
                 )
             };
-            return Step::new(
-                "signature",
-                true,
-                format!("{which} {}", describe_form(form, signed.body)),
-            );
+            return Step::new("signature", true, detail);
         }
     }
 

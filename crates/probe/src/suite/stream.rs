@@ -50,7 +50,8 @@ impl Suite {
         };
         let content = "Stream this reply, word by word: café ☕.";
         let body = self.payloads.message(content).to_json();
-        let sent = "the same signed message to the JSON URL and the streaming URL";
+        let sent =
+            self.describe_sent("the same signed message to the JSON URL and the streaming URL");
 
         // The deltas must join to the JSON reply for the same message, so that reply
         // comes first.
@@ -170,7 +171,8 @@ impl Suite {
             reply: (status == 200).then_some(joined),
         });
         check.request = Some(request);
-        let incremental = judge_timing(&read, status, &check);
+        let sent = self.describe_sent("the signed message to the streaming URL");
+        let incremental = judge_timing(&read, status, &check, &sent);
         self.checks.push(check);
         self.checks.push(incremental);
     }
@@ -185,7 +187,7 @@ impl Suite {
 }
 
 /// Judges whether the events of `read` arrived one by one; see the module docs.
-fn judge_timing(read: &StreamRead, status: u16, stream_check: &Check) -> Check {
+fn judge_timing(read: &StreamRead, status: u16, stream_check: &Check, sent: &str) -> Check {
     let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
     let (Some(first), Some(last)) = (read.first_event, read.last_event) else {
         return Check::new(
@@ -206,7 +208,6 @@ fn judge_timing(read: &StreamRead, status: u16, stream_check: &Check) -> Check {
     }
     let spread = last.saturating_sub(first);
     let events = read.deltas.len() + read.done_count;
-    let sent = "the signed message to the streaming URL";
     let mut check = if first >= BUFFERED_FIRST_EVENT && spread < BURST {
         Check::new(
             INCREMENTAL_NAME,
