@@ -205,26 +205,37 @@ impl ServerProcess {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) -> Result<()> {
-        let id = self
-            .child
-            .id()
-            .with_context(|| format!("{} has already exited", self.name))?;
-        let pid = Pid::from_raw(i32::try_from(id).context("process id out of range")?);
-        kill(pid, Signal::SIGTERM)
-            .with_context(|| format!("could not send SIGTERM to {}", self.name))
+        send_sigterm(&self.child, &self.name)
     }
 
     /// Waits up to `limit` for the process to exit and returns its status, or `None`
     /// when it is still running.
     pub async fn wait_exit(&mut self, limit: Duration) -> Result<Option<ExitStatus>> {
-        match timeout(limit, self.child.wait()).await {
-            Ok(status) => {
-                Ok(Some(status.with_context(|| {
-                    format!("could not wait for {}", self.name)
-                })?))
-            }
-            Err(_) => Ok(None),
-        }
+        wait_for_exit(&mut self.child, &self.name, limit).await
+    }
+}
+
+/// Sends SIGTERM to `child`; `name` appears in the error.
+pub fn send_sigterm(child: &Child, name: &str) -> Result<()> {
+    let id = child
+        .id()
+        .with_context(|| format!("{name} has already exited"))?;
+    let pid = Pid::from_raw(i32::try_from(id).context("process id out of range")?);
+    kill(pid, Signal::SIGTERM).with_context(|| format!("could not send SIGTERM to {name}"))
+}
+
+/// Waits up to `limit` for `child` to exit and returns its status, or `None` when it
+/// is still running; `name` appears in the error.
+pub async fn wait_for_exit(
+    child: &mut Child,
+    name: &str,
+    limit: Duration,
+) -> Result<Option<ExitStatus>> {
+    match timeout(limit, child.wait()).await {
+        Ok(status) => Ok(Some(
+            status.with_context(|| format!("could not wait for {name}"))?,
+        )),
+        Err(_elapsed) => Ok(None),
     }
 }
 

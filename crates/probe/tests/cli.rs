@@ -6,6 +6,8 @@
 // returns a whole `Response`, as handlers do.
 #![allow(clippy::unwrap_used, clippy::result_large_err)]
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -15,11 +17,13 @@ use assert_cmd::Command;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use predicates::str::contains;
 use serde_json::Value;
+
+use common::{healthz, not_allowed_get, not_allowed_post, not_found, rejection};
 use webhook_contract::{
     Event, JsonReply, Rejection, SIGNATURE_HEADER, Secret, SseEvent, TIMESTAMP_HEADER, Verifier,
     VerifyError, check_content_type, parse_event, reply_chunks, sign, sign_escaped,
@@ -104,15 +108,6 @@ fn start(fault: Fault) -> TestServer {
         base: format!("http://{address}"),
         received,
     }
-}
-
-fn rejection(rejection: Rejection) -> Response {
-    (
-        StatusCode::from_u16(rejection.status()).unwrap(),
-        [(header::CONTENT_TYPE, "application/json")],
-        rejection.to_json(),
-    )
-        .into_response()
 }
 
 /// Runs the receiver's pipeline and returns the reply text, or the response to send
@@ -208,38 +203,6 @@ async fn stream_reply(
         body,
     )
         .into_response()
-}
-
-async fn healthz() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"ok"}"#,
-    )
-        .into_response()
-}
-
-async fn not_allowed_post(method: Method, uri: Uri) -> Response {
-    not_allowed(method, uri, "POST", "POST")
-}
-
-async fn not_allowed_get(method: Method, uri: Uri) -> Response {
-    not_allowed(method, uri, "GET, HEAD", "GET or HEAD")
-}
-
-fn not_allowed(method: Method, uri: Uri, allow: &'static str, allowed: &str) -> Response {
-    let mut response = rejection(Rejection::method_not_allowed(
-        method.as_str(),
-        uri.path(),
-        allowed,
-    ));
-    response
-        .headers_mut()
-        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
-    response
-}
-
-async fn not_found(uri: Uri) -> Response {
-    rejection(Rejection::not_found(uri.path()))
 }
 
 /// Builds a command for the binary that inherits no secret and no colour settings

@@ -6,14 +6,18 @@
 // number. The receiver's error path returns a whole `Response`, as handlers do.
 #![allow(clippy::unwrap_used, clippy::result_large_err)]
 
+mod common;
+
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+
+use common::{healthz, not_allowed_get, not_allowed_post, not_found, rejection};
 use webhook_contract::{
     Event, JsonReply, Rejection, SIGNATURE_HEADER, Secret, SseEvent, TIMESTAMP_HEADER, Verifier,
     check_content_type, parse_event, reply_chunks, sign,
@@ -68,16 +72,6 @@ fn target(base: &str, secret: Option<&str>) -> Target {
         stream_url: Some(format!("{base}/stream")),
         secret: secret.map(str::to_owned),
     }
-}
-
-fn rejection(rejection: Rejection) -> Response {
-    let status = StatusCode::from_u16(rejection.status()).unwrap();
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        rejection.to_json(),
-    )
-        .into_response()
 }
 
 /// Runs the receiver's pipeline and returns the reply text, or the response to send
@@ -152,38 +146,6 @@ async fn stream_reply(
         frames,
     )
         .into_response()
-}
-
-async fn healthz() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"ok"}"#,
-    )
-        .into_response()
-}
-
-async fn not_allowed_post(method: Method, uri: Uri) -> Response {
-    not_allowed(method, uri, "POST", "POST")
-}
-
-async fn not_allowed_get(method: Method, uri: Uri) -> Response {
-    not_allowed(method, uri, "GET, HEAD", "GET or HEAD")
-}
-
-fn not_allowed(method: Method, uri: Uri, allow: &'static str, allowed: &str) -> Response {
-    let mut response = rejection(Rejection::method_not_allowed(
-        method.as_str(),
-        uri.path(),
-        allowed,
-    ));
-    response
-        .headers_mut()
-        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
-    response
-}
-
-async fn not_found(uri: Uri) -> Response {
-    rejection(Rejection::not_found(uri.path()))
 }
 
 fn failed_names(report: &Report) -> Vec<&str> {

@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
-use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::time::{Instant, sleep, timeout};
+use tokio::time::{Instant, sleep};
 
-use crate::process::{indent, listening_address};
+use crate::process::{indent, listening_address, send_sigterm, wait_for_exit};
 
 /// Server settings removed from the inherited environment, so that a developer's shell
 /// cannot change what the stress run tests.
@@ -225,20 +224,12 @@ impl StressServer {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) -> Result<()> {
-        kill(self.pid, Signal::SIGTERM)
-            .with_context(|| format!("could not send SIGTERM to {}", self.name))
+        send_sigterm(&self.child, self.name)
     }
 
     /// Waits up to `limit` for the process to exit; `None` when it is still running.
     pub async fn wait_exit(&mut self, limit: Duration) -> Result<Option<ExitStatus>> {
-        match timeout(limit, self.child.wait()).await {
-            Ok(status) => {
-                Ok(Some(status.with_context(|| {
-                    format!("could not wait for {}", self.name)
-                })?))
-            }
-            Err(_elapsed) => Ok(None),
-        }
+        wait_for_exit(&mut self.child, self.name, limit).await
     }
 }
 
