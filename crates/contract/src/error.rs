@@ -235,7 +235,8 @@ impl Rejection {
             error: self.code.as_str().to_owned(),
             message: self.message.clone(),
         };
-        // Serialising two strings into JSON cannot fail.
+        // serde_json fails only on non-string map keys and failing `Serialize` impls,
+        // and this body has neither.
         serde_json::to_string(&body).unwrap_or_default()
     }
 }

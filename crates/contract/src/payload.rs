@@ -107,7 +107,7 @@ pub struct HistoryEntry {
     pub content_json: Option<Value>,
 }
 
-/// Why a body is not a valid event.
+/// The reason a body is not a valid event.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum PayloadError {
     /// The body has no bytes.
@@ -130,7 +130,7 @@ pub enum PayloadError {
     WrongType {
         /// JSON path of the field, such as `message.content`.
         path: String,
-        /// What was found and what was expected.
+        /// The value found and the type expected.
         detail: String,
     },
     /// `version` has a major version other than 1.

@@ -32,7 +32,7 @@ pub struct Verifier {
     tolerance_secs: u64,
 }
 
-/// Which configured secret produced the matching signature.
+/// The configured secret that produced the matching signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SecretSlot {
     /// The current secret.
@@ -41,7 +41,7 @@ pub enum SecretSlot {
     Previous,
 }
 
-/// Which bytes the matching signature was computed over.
+/// The form of the body that the matching signature covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignedForm {
     /// The body exactly as received.
@@ -62,7 +62,7 @@ pub struct Verified {
     pub form: SignedForm,
 }
 
-/// Which signature headers a request lacks.
+/// The signature headers a request lacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MissingHeaders {
     /// `X-Timestamp` is absent.
@@ -73,7 +73,7 @@ pub enum MissingHeaders {
     Both,
 }
 
-/// What is wrong with an `X-Timestamp` value.
+/// The fault in an `X-Timestamp` value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimestampProblem {
     /// The header occurs more than once.
@@ -88,7 +88,7 @@ pub enum TimestampProblem {
     OutOfRange,
 }
 
-/// What is wrong with an `X-Signature` value.
+/// The fault in an `X-Signature` value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignatureProblem {
     /// The header occurs more than once.
@@ -103,8 +103,8 @@ pub enum SignatureProblem {
     NotHex,
 }
 
-/// Why a request failed verification. Each failure is one variant, so callers and
-/// tests can match the exact cause.
+/// The reason a request failed verification. Each failure is one variant, so callers
+/// and tests can match the exact cause.
 #[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
 pub enum VerifyError {
     /// A signature header is absent.

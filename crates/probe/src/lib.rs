@@ -62,7 +62,7 @@ impl fmt::Debug for Target {
 /// The strictness of the suite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
-    /// What the platform relies on: any correct webhook passes.
+    /// The checks the platform relies on: any correct webhook passes.
     Platform,
     /// The platform level, plus the exact statuses, error codes and routes of this
     /// workspace's example servers.

@@ -1,4 +1,4 @@
-//! What a run of the suite returns: one [`Check`] per named check, with what was
+//! The result of a suite run: one [`Check`] per named check, with what was
 //! sent, what came back, and a curl command that sends the same request again.
 
 use std::fmt;
@@ -218,8 +218,8 @@ const MIN_RUN_BYTES: usize = 64;
 /// The longest repeated unit that a rebuilt body repeats with `seq`.
 const MAX_UNIT_BYTES: usize = 32;
 
-/// Where the reproduction lines keep a body: a shell variable, or a temporary file
-/// for a long body.
+/// The place the reproduction lines keep a body in: a shell variable, or a temporary
+/// file for a long body.
 #[derive(Clone, Debug)]
 enum ShellBody {
     Variable(&'static str),
